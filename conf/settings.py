@@ -1,0 +1,181 @@
+"""Typed, frozen settings, loaded once from one YAML file per environment.
+
+Precedence: command line over environment over file. The environment overrides a few connection
+settings (`RERANK_KAFKA_BOOTSTRAP_SERVERS`, `RERANK_REDIS_HOST`, `RERANK_REDIS_PORT`,
+`RERANK_REDIS_PASSWORD`); the password is only ever read from the environment and never printed.
+Nothing under `udfs/` reads the environment: operators get their settings through constructors.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EVENT_TYPES = ("view", "click", "cart", "fav", "purchase")
+
+
+class SettingsError(ValueError):
+    """A settings file is missing, malformed, or names a key that does not exist."""
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap_servers: str = "127.0.0.1:19092"
+    # One mixed topic keeps a user's events and requests in order; several topics are read together.
+    input_topics: tuple[str, ...] = ("rerank-input",)
+    output_topic: str = "reranked-lists"
+    dead_letter_topic: str = "rerank-dead-letters"
+    topic_partitions: int = 2
+    consumer_group: str = "rerank-job"
+    starting_offsets: str = "committed"  # committed (falling back to earliest) | earliest | latest
+    transactional_id_prefix: str = "rerank-job"
+    transaction_timeout_ms: int = 600_000
+
+    def all_topics(self) -> list[str]:
+        return [*self.input_topics, self.output_topic, self.dead_letter_topic]
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    host: str = "127.0.0.1"
+    port: int = 16379
+    db: int = 0
+    key_prefix: str = "rerank:"
+    ttl_seconds: int = 7 * 24 * 3600
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class InterestSettings:
+    # Item attributes that become interest dimensions, e.g. "category" -> keys "category:<value>".
+    dimensions: tuple[str, ...] = ("category", "brand")
+    half_life_ms: int = 24 * 3600 * 1000
+    behaviour_weights: Mapping[str, float] = field(default_factory=lambda: {
+        "view": 1.0, "click": 1.0, "cart": 3.0, "fav": 2.0, "purchase": 4.0})
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    # final = (1 - interest_weight) * upstream_norm + interest_weight * interest_norm
+    interest_weight: float = 0.5
+    # How many of an item's strongest matching dimensions the explanation lists.
+    explain_top_dimensions: int = 3
+
+
+@dataclass(frozen=True)
+class FlinkSettings:
+    parallelism: int = 2
+    checkpoint_interval_ms: int = 2_000
+    checkpoint_dir: str = ".run/checkpoints"
+    savepoint_dir: str = ".run/savepoints"
+    state_backend: str = "rocksdb"
+    restart_attempts: int = 3
+    restart_delay_ms: int = 2_000
+    # The Python worker reaches Redis from here; extra options go straight into the Flink config.
+    extra_config: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    interest: InterestSettings = field(default_factory=InterestSettings)
+    scoring: ScoringSettings = field(default_factory=ScoringSettings)
+    flink: FlinkSettings = field(default_factory=FlinkSettings)
+    run_dir: Path = PROJECT_ROOT / ".run" / "local"
+
+    def with_overrides(self, **sections: Mapping[str, Any]) -> "Settings":
+        """A copy with some keys of some sections replaced, validated like a file would be."""
+        updated = self
+        for section, values in sections.items():
+            if section not in _SECTIONS:
+                raise SettingsError(f"unknown section {section!r}; known: {', '.join(_SECTIONS)}")
+            current = getattr(self, section)
+            updated = replace(updated, **{section: _build(type(current), values, section, current)})
+        _validate(updated)
+        return updated
+
+
+_SECTIONS = {"kafka": KafkaSettings, "redis": RedisSettings, "interest": InterestSettings,
+             "scoring": ScoringSettings, "flink": FlinkSettings}
+
+
+def _build(cls, values: Mapping[str, Any] | None, section: str, base=None):
+    values = dict(values or {})
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise SettingsError(f"unknown key(s) {', '.join(section + '.' + k for k in unknown)}; "
+                            f"known: {', '.join(sorted(known))}")
+    for name, value in list(values.items()):
+        default = getattr(base if base is not None else cls(), name)
+        if isinstance(default, tuple):
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, (list, tuple)):
+                raise SettingsError(f"{section}.{name} must be a list, got {value!r}")
+            values[name] = tuple(value)
+        elif isinstance(default, (int, float)) and not isinstance(default, bool):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise SettingsError(f"{section}.{name} must be a number, got {value!r}")
+            values[name] = float(value) if isinstance(default, float) else value
+    return replace(base, **values) if base is not None else cls(**values)
+
+
+def _validate(settings: Settings) -> None:
+    weights = settings.interest.behaviour_weights
+    missing = [t for t in EVENT_TYPES if t not in weights]
+    if missing:
+        raise SettingsError(f"interest.behaviour_weights lacks event type(s) {', '.join(missing)}")
+    if settings.interest.half_life_ms <= 0:
+        raise SettingsError("interest.half_life_ms must be > 0")
+    if not 0.0 <= settings.scoring.interest_weight <= 1.0:
+        raise SettingsError("scoring.interest_weight must be within [0, 1]")
+    if not settings.kafka.input_topics:
+        raise SettingsError("kafka.input_topics must name at least one topic")
+    if settings.kafka.starting_offsets not in ("committed", "earliest", "latest"):
+        raise SettingsError("kafka.starting_offsets must be committed, earliest or latest")
+
+
+def _resolve(path: str | Path) -> Path:
+    path = Path(path)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read a YAML settings file, apply environment overrides, and validate the result."""
+    environ = os.environ if environ is None else environ
+    path = _resolve(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise SettingsError(f"settings file {path} does not exist") from None
+    except yaml.YAMLError as error:
+        raise SettingsError(f"settings file {path} is not valid YAML: {error}") from None
+    unknown = sorted(set(raw) - set(_SECTIONS) - {"run_dir"})
+    if unknown:
+        raise SettingsError(f"{path}: unknown section(s) {', '.join(unknown)}; "
+                            f"known: {', '.join([*_SECTIONS, 'run_dir'])}")
+    sections = {name: _build(cls, raw.get(name), name) for name, cls in _SECTIONS.items()}
+    settings = Settings(**sections, run_dir=_resolve(raw.get("run_dir", ".run/local")))
+
+    if "RERANK_KAFKA_BOOTSTRAP_SERVERS" in environ:
+        settings = replace(settings, kafka=replace(
+            settings.kafka, bootstrap_servers=environ["RERANK_KAFKA_BOOTSTRAP_SERVERS"]))
+    redis_env = {"host": environ.get("RERANK_REDIS_HOST"),
+                 "port": int(environ["RERANK_REDIS_PORT"]) if "RERANK_REDIS_PORT" in environ else None,
+                 "password": environ.get("RERANK_REDIS_PASSWORD")}
+    redis_env = {k: v for k, v in redis_env.items() if v is not None}
+    if redis_env:
+        settings = replace(settings, redis=replace(settings.redis, **redis_env))
+    flink = settings.flink
+    settings = replace(settings, flink=replace(
+        flink, checkpoint_dir=str(_resolve(flink.checkpoint_dir)),
+        savepoint_dir=str(_resolve(flink.savepoint_dir))))
+    _validate(settings)
+    return settings
