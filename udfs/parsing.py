@@ -29,7 +29,8 @@ class RecordParser:
 
     def parse(self, raw: bytes) -> ParsedRecord:
         try:
-            record = json.loads(raw, parse_constant=_reject_non_finite)
+            # Decode explicitly: json.loads(bytes) would guess UTF-16/32 from the first bytes.
+            record = json.loads(raw.decode("utf-8"), parse_constant=_reject_non_finite)
         except _NonFiniteNumber as error:
             return DeadLetter(PARSE_STEP, f"not strict JSON: {error} is not a number", raw)
         except UnicodeDecodeError as error:
