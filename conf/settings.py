@@ -120,6 +120,8 @@ def _build(cls, values: Mapping[str, Any] | None, section: str, base=None):
             if not isinstance(value, (list, tuple)):
                 raise SettingsError(f"{section}.{name} must be a list, got {value!r}")
             values[name] = tuple(value)
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise SettingsError(f"{section}.{name} must be text, got {value!r} (quote it in YAML)")
         elif isinstance(default, (int, float)) and not isinstance(default, bool):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise SettingsError(f"{section}.{name} must be a number, got {value!r}")

@@ -35,6 +35,7 @@ def test_overrides_are_validated_like_the_file():
     ("interest: {behaviour_weights: {view: 1}}", "lacks event type"),
     ("kafka: {input_topics: []}", "at least one topic"),
     ("scoring: [", "not valid YAML"),
+    ("redis: {key_prefix: {a: 1}}", "redis.key_prefix must be text"),
 ])
 def test_bad_settings_files_name_the_key_at_fault(tmp_path, text, message):
     path = tmp_path / "bad.yaml"
