@@ -57,14 +57,63 @@ class InterestSettings:
     half_life_ms: int = 24 * 3600 * 1000
     behaviour_weights: Mapping[str, float] = field(default_factory=lambda: {
         "view": 1.0, "click": 1.0, "cart": 3.0, "fav": 2.0, "purchase": 4.0})
+    # Per-dimension overrides of the two above, e.g. {brand: 172800000}, {brand: {view: 0.5}}.
+    half_life_ms_by_dimension: Mapping[str, int] = field(default_factory=dict)
+    behaviour_weights_by_dimension: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    # Bounded state: at most this many dimensions per user (the weakest are dropped) ...
+    max_dimensions: int = 200
+    # ... the user's last N behaviours (item recency), and the items bought lately.
+    recent_items: int = 30
+    purchased_items: int = 50
+    # Users inactive this long lose their state (Flink state TTL, processing time). 0 = never.
+    state_ttl_ms: int = 30 * 24 * 3600 * 1000
+
+    def half_life_for(self, dimension: str) -> int:
+        return int(self.half_life_ms_by_dimension.get(dimension, self.half_life_ms))
+
+    def weights_for(self, dimension: str) -> Mapping[str, float]:
+        return {**self.behaviour_weights, **self.behaviour_weights_by_dimension.get(dimension, {})}
 
 
 @dataclass(frozen=True)
 class ScoringSettings:
-    # final = (1 - interest_weight) * upstream_norm + interest_weight * interest_norm
+    # score = (1 - interest_weight) * upstream_norm + interest_weight * interest_norm
+    #         + recency_weight * recency, times purchased_demotion_factor for items bought lately
     interest_weight: float = 0.5
+    # Items the user acted on lately: recency = sum of behaviour weights decayed by this half-life.
+    recency_weight: float = 0.0
+    recency_half_life_ms: int = 3600 * 1000
+    purchased_demotion_ms: int = 7 * 24 * 3600 * 1000
+    purchased_demotion_factor: float = 1.0
     # How many of an item's strongest matching dimensions the explanation lists.
     explain_top_dimensions: int = 3
+
+
+@dataclass(frozen=True)
+class DiversitySettings:
+    method: str = "none"            # none | mmr | dpp
+    group_by: str = "category"      # item attribute that defines a group for the caps and metrics
+    mmr_lambda: float = 0.8         # MMR: lambda * relevance - (1 - lambda) * max similarity
+    dpp_theta: float = 0.7          # DPP: relevance vs diversity trade-off (Chen et al. 2018)
+    cap_mode: str = "none"          # none | soft | hard
+    cap_floor: float = 0.5          # soft: score * ((1 - floor) * decay^n + floor), n-th of a group
+    cap_decay: float = 0.7
+    cap_max_per_group: int = 3      # hard: at most this many per group in the top k
+
+
+@dataclass(frozen=True)
+class CatalogueSettings:
+    # Item features come from, in order: the candidate's own fields; the latest item update from
+    # update_topic; the Parquet catalogue loaded at start. An item found nowhere scores neutral.
+    path: str = ""                  # Parquet file: item_id plus one column per dimension
+    update_topic: str = ""          # JSON item updates ({"item_id", "category", ...}), broadcast
+
+
+@dataclass(frozen=True)
+class RerankOnEventSettings:
+    enabled: bool = False
+    min_interval_ms: int = 10_000   # per user, in event time
+    candidate_list_ttl_ms: int = 30 * 60 * 1000  # how long the last candidate list is kept
 
 
 @dataclass(frozen=True)
@@ -86,8 +135,16 @@ class Settings:
     redis: RedisSettings = field(default_factory=RedisSettings)
     interest: InterestSettings = field(default_factory=InterestSettings)
     scoring: ScoringSettings = field(default_factory=ScoringSettings)
+    diversity: DiversitySettings = field(default_factory=DiversitySettings)
+    catalogue: CatalogueSettings = field(default_factory=CatalogueSettings)
+    rerank_on_event: RerankOnEventSettings = field(default_factory=RerankOnEventSettings)
     flink: FlinkSettings = field(default_factory=FlinkSettings)
     run_dir: Path = PROJECT_ROOT / ".run" / "local"
+
+    def topics(self) -> list[str]:
+        """Every topic the job reads or writes."""
+        update_topic = [self.catalogue.update_topic] if self.catalogue.update_topic else []
+        return [*self.kafka.all_topics(), *update_topic]
 
     def with_overrides(self, **sections: Mapping[str, Any]) -> "Settings":
         """A copy with some keys of some sections replaced, validated like a file would be."""
@@ -102,7 +159,9 @@ class Settings:
 
 
 _SECTIONS = {"kafka": KafkaSettings, "redis": RedisSettings, "interest": InterestSettings,
-             "scoring": ScoringSettings, "flink": FlinkSettings}
+             "scoring": ScoringSettings, "diversity": DiversitySettings,
+             "catalogue": CatalogueSettings, "rerank_on_event": RerankOnEventSettings,
+             "flink": FlinkSettings}
 
 
 def _build(cls, values: Mapping[str, Any] | None, section: str, base=None):
@@ -120,6 +179,9 @@ def _build(cls, values: Mapping[str, Any] | None, section: str, base=None):
             if not isinstance(value, (list, tuple)):
                 raise SettingsError(f"{section}.{name} must be a list, got {value!r}")
             values[name] = tuple(value)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise SettingsError(f"{section}.{name} must be true or false, got {value!r}")
         elif isinstance(default, str) and not isinstance(value, str):
             raise SettingsError(f"{section}.{name} must be text, got {value!r} (quote it in YAML)")
         elif isinstance(default, (int, float)) and not isinstance(default, bool):
@@ -140,6 +202,19 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("scoring.interest_weight must be within [0, 1]")
     if not settings.kafka.input_topics:
         raise SettingsError("kafka.input_topics must name at least one topic")
+    for dimension, weights in settings.interest.behaviour_weights_by_dimension.items():
+        unknown = sorted(set(weights) - set(EVENT_TYPES))
+        if unknown:
+            raise SettingsError(f"interest.behaviour_weights_by_dimension.{dimension}: unknown "
+                                f"event type(s) {', '.join(unknown)}")
+    if settings.diversity.method not in ("none", "mmr", "dpp"):
+        raise SettingsError("diversity.method must be none, mmr or dpp")
+    if settings.diversity.cap_mode not in ("none", "soft", "hard"):
+        raise SettingsError("diversity.cap_mode must be none, soft or hard")
+    if not 0.0 <= settings.diversity.mmr_lambda <= 1.0 or not 0.0 <= settings.diversity.dpp_theta < 1.0:
+        raise SettingsError("diversity.mmr_lambda must be within [0, 1], dpp_theta within [0, 1)")
+    if settings.interest.max_dimensions < 1 or settings.interest.recent_items < 0:
+        raise SettingsError("interest.max_dimensions must be >= 1 and recent_items >= 0")
     if settings.kafka.starting_offsets not in ("committed", "earliest", "latest"):
         raise SettingsError("kafka.starting_offsets must be committed, earliest or latest")
 
@@ -179,5 +254,8 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
     settings = replace(settings, flink=replace(
         flink, checkpoint_dir=str(_resolve(flink.checkpoint_dir)),
         savepoint_dir=str(_resolve(flink.savepoint_dir))))
+    if settings.catalogue.path:
+        settings = replace(settings, catalogue=replace(
+            settings.catalogue, path=str(_resolve(settings.catalogue.path))))
     _validate(settings)
     return settings

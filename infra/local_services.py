@@ -234,7 +234,7 @@ class LocalKafka:
 def start(settings: Settings) -> list[str]:
     kafka = LocalKafka(settings)
     messages = [LocalRedis(settings).start(), kafka.start()]
-    created = kafka.create_topics(settings.kafka.all_topics(), settings.kafka.topic_partitions)
+    created = kafka.create_topics(settings.topics(), settings.kafka.topic_partitions)
     if created:
         messages.append(f"created topics {', '.join(created)} "
                         f"({settings.kafka.topic_partitions} partitions)")

@@ -27,8 +27,10 @@ def job_jars() -> list[str]:
     return [jar.as_uri() for jar in jars]
 
 
-def kafka_source(settings: KafkaSettings, bounded: bool = False) -> KafkaSource:
-    """Raw record bytes from the input topic(s); bounded stops at the offsets latest at start."""
+def kafka_source(settings: KafkaSettings, bounded: bool = False,
+                 topics: tuple[str, ...] | None = None) -> KafkaSource:
+    """Raw record bytes from the input topic(s) (or `topics`); bounded stops at the offsets
+    latest at start."""
     starting = {
         "committed": KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST),
         "earliest": KafkaOffsetsInitializer.earliest(),
@@ -36,7 +38,7 @@ def kafka_source(settings: KafkaSettings, bounded: bool = False) -> KafkaSource:
     }[settings.starting_offsets]
     builder = (KafkaSource.builder()
                .set_bootstrap_servers(settings.bootstrap_servers)
-               .set_topics(*settings.input_topics)
+               .set_topics(*(topics or settings.input_topics))
                .set_group_id(settings.consumer_group)
                .set_starting_offsets(starting)
                .set_value_only_deserializer(ByteArraySchema())

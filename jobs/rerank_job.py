@@ -21,9 +21,12 @@ from pyflink.datastream import DataStream, StreamExecutionEnvironment
 
 from conf.settings import Settings, SettingsError, load_settings
 from jobs.io import job_jars, kafka_source, keyed_json_sink
-from state_schemas.state import (DEAD_LETTERS, KEYED_JSON, RERANK_RESULT, UID_DEAD_LETTER_SINK,
-                                 UID_OUTPUT_SINK, UID_PARSE, UID_REDIS, UID_RERANK, UID_SOURCE)
-from udfs.operators import ParseRecords, RerankByUserInterest, WriteToRedis
+from state_schemas.state import (DEAD_LETTERS, ITEM_FEATURES_BY_ID, KEYED_JSON, RERANK_RESULT,
+                                 UID_DEAD_LETTER_SINK, UID_ITEM_UPDATES_SOURCE, UID_OUTPUT_SINK,
+                                 UID_PARSE, UID_PARSE_ITEM_UPDATES, UID_REDIS, UID_RERANK,
+                                 UID_SOURCE)
+from udfs.operators import (ParseItemUpdates, ParseRecords, RerankByUserInterest,
+                            RerankByUserInterestWithItemUpdates, WriteToRedis)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("rerank_job")
@@ -35,24 +38,34 @@ class PipelineOutputs:
     dead_letters: DataStream  # Row(None, dead letter JSON)
 
 
-def build_pipeline(raw_records: DataStream, settings: Settings) -> PipelineOutputs:
+def build_pipeline(raw_records: DataStream, settings: Settings,
+                   raw_item_updates: DataStream | None = None) -> PipelineOutputs:
     """Everything between the raw input bytes and the two outputs, one step per line."""
+    dimensions = settings.interest.dimensions
     parsed = (raw_records
-              .process(ParseRecords(settings.interest.dimensions))
+              .process(ParseRecords(dimensions))
               .uid(UID_PARSE).name("Parse and validate records"))
     # BehaviourEvent | RerankRequest; bad records on the DEAD_LETTERS side output
-    results = (parsed
-               .key_by(lambda record: record.user_id, key_type=Types.STRING())
-               .process(RerankByUserInterest(settings.interest, settings.scoring),
-                        output_type=RERANK_RESULT)
-               .uid(UID_RERANK).name("Re-rank by user interest"))
+    by_user = parsed.key_by(lambda record: record.user_id, key_type=Types.STRING())
+    dead_letters = parsed.get_side_output(DEAD_LETTERS)
+    if raw_item_updates is None:
+        results = by_user.process(RerankByUserInterest(settings), output_type=RERANK_RESULT)
+    else:
+        item_updates = (raw_item_updates
+                        .process(ParseItemUpdates(dimensions))
+                        .uid(UID_PARSE_ITEM_UPDATES).name("Parse item updates"))
+        # ItemUpdate, broadcast to every rerank task
+        dead_letters = dead_letters.union(item_updates.get_side_output(DEAD_LETTERS))
+        results = (by_user
+                   .connect(item_updates.broadcast(ITEM_FEATURES_BY_ID))
+                   .process(RerankByUserInterestWithItemUpdates(settings), output_type=RERANK_RESULT))
+    results = results.uid(UID_RERANK).name("Re-rank by user interest")
     # Row(user_id, reranked list JSON, interest profile JSON)
     ranked_lists = (results
                     .map(WriteToRedis(settings.redis), output_type=KEYED_JSON)
                     .uid(UID_REDIS).name("Write latest list and profile to Redis"))
     # Row(user_id, reranked list JSON)
-    return PipelineOutputs(ranked_lists=ranked_lists,
-                           dead_letters=parsed.get_side_output(DEAD_LETTERS))
+    return PipelineOutputs(ranked_lists=ranked_lists, dead_letters=dead_letters)
 
 
 def flink_configuration(settings: Settings) -> Configuration:
@@ -94,7 +107,12 @@ def run(settings: Settings, bounded: bool = False) -> None:
                                    WatermarkStrategy.no_watermarks(), "Kafka input")
                    .uid(UID_SOURCE))
     # bytes, one Kafka record value each
-    outputs = build_pipeline(raw_records, settings)
+    raw_item_updates = None
+    if kafka_item_updates := settings.catalogue.update_topic:
+        raw_item_updates = (env.from_source(
+            kafka_source(kafka, bounded=bounded, topics=(kafka_item_updates,)),
+            WatermarkStrategy.no_watermarks(), "Kafka item updates").uid(UID_ITEM_UPDATES_SOURCE))
+    outputs = build_pipeline(raw_records, settings, raw_item_updates)
     (outputs.ranked_lists
      .sink_to(keyed_json_sink(kafka, kafka.output_topic, kafka.transactional_id_prefix))
      .uid(UID_OUTPUT_SINK).name("Kafka: reranked lists"))

@@ -41,6 +41,12 @@ class RerankRequest(NamedTuple):
     candidates: tuple[Candidate, ...]
 
 
+class ItemUpdate(NamedTuple):
+    """New features of one item, from the item-update topic."""
+    item_id: str
+    features: dict[str, float]
+
+
 class RankedItem(NamedTuple):
     item_id: str
     rank: int
@@ -51,13 +57,15 @@ class RankedItem(NamedTuple):
     interest: float
     interest_norm: float
     because: tuple[tuple[str, float], ...]
+    note: str = ""  # why the item is where it is, beyond its score parts (cold start, diversity, ...)
 
     def to_json_dict(self) -> dict:
         return {"item_id": self.item_id, "rank": self.rank, "upstream_rank": self.upstream_rank,
                 "score": round(self.score, 6), "upstream_score": self.upstream_score,
                 "upstream_norm": round(self.upstream_norm, 6), "interest": round(self.interest, 6),
                 "interest_norm": round(self.interest_norm, 6),
-                "because": [[key, round(value, 6)] for key, value in self.because]}
+                "because": [[key, round(value, 6)] for key, value in self.because],
+                "note": self.note}
 
 
 class RerankedList(NamedTuple):

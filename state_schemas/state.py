@@ -2,17 +2,15 @@
 
 State names and operator uids are what a savepoint is matched by: renaming one is a migration.
 Bump STATE_SCHEMA_VERSION when a stored shape changes, and say in the commit how to migrate.
+The per-user layout is described in udfs/user_model.py.
 """
 
 from pyflink.common import Types
+from pyflink.common.time import Time
 from pyflink.datastream import OutputTag
-from pyflink.datastream.state import MapStateDescriptor
+from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 
-STATE_SCHEMA_VERSION = 1
-
-# Per user: interest dimension ("category:12") -> (decayed count, as of epoch ms).
-INTEREST_BY_DIMENSION = MapStateDescriptor(
-    "interest_by_dimension", Types.STRING(), Types.TUPLE([Types.DOUBLE(), Types.LONG()]))
+STATE_SCHEMA_VERSION = 2
 
 # Row(key, payload) for the Kafka sinks: key and value are written from fields 0 and 1.
 KEYED_JSON = Types.ROW([Types.STRING(), Types.STRING()])
@@ -21,9 +19,45 @@ RERANK_RESULT = Types.ROW([Types.STRING(), Types.STRING(), Types.STRING()])
 
 DEAD_LETTERS = OutputTag("dead-letters", KEYED_JSON)
 
+
+def _ttl(ttl_ms: int) -> StateTtlConfig:
+    return (StateTtlConfig.new_builder(Time.milliseconds(ttl_ms))
+            .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
+            .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+            .build())
+
+
+def user_state_descriptors(state_ttl_ms: int, candidate_list_ttl_ms: int):
+    """(interest map descriptor, {value name: descriptor}) with TTLs (0 = keep forever)."""
+    # Per user: interest dimension ("category:12") -> (decayed count, as of epoch ms).
+    interest = MapStateDescriptor("interest_by_dimension", Types.STRING(),
+                                  Types.TUPLE([Types.DOUBLE(), Types.LONG()]))
+    values = {
+        "dimension_count": ValueStateDescriptor("interest_dimension_count", Types.LONG()),
+        "recent_items": ValueStateDescriptor("recent_items_with_weight_ts_ms", Types.PICKLED_BYTE_ARRAY()),
+        "purchased_items": ValueStateDescriptor("purchased_items_with_ts_ms", Types.PICKLED_BYTE_ARRAY()),
+        "last_event_rerank_ts": ValueStateDescriptor("last_event_rerank_ts_ms", Types.LONG()),
+        "last_request": ValueStateDescriptor("last_rerank_request", Types.PICKLED_BYTE_ARRAY()),
+    }
+    if state_ttl_ms > 0:
+        interest.enable_time_to_live(_ttl(state_ttl_ms))
+        for name, descriptor in values.items():
+            if name != "last_request":
+                descriptor.enable_time_to_live(_ttl(state_ttl_ms))
+    if candidate_list_ttl_ms > 0:
+        values["last_request"].enable_time_to_live(_ttl(candidate_list_ttl_ms))
+    return interest, values
+
+
+# Broadcast: item id -> features (dict), from the item-update topic.
+ITEM_FEATURES_BY_ID = MapStateDescriptor("item_features_by_id", Types.STRING(),
+                                         Types.PICKLED_BYTE_ARRAY())
+
 # Operator uids: stable forever (see module docstring).
 UID_SOURCE = "kafka-input"
+UID_ITEM_UPDATES_SOURCE = "kafka-item-updates"
 UID_PARSE = "parse-records"
+UID_PARSE_ITEM_UPDATES = "parse-item-updates"
 UID_RERANK = "rerank-by-user"
 UID_REDIS = "write-to-redis"
 UID_OUTPUT_SINK = "kafka-reranked-lists"

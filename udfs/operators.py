@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import redis
 from pyflink.common import Row
-from pyflink.datastream import KeyedProcessFunction, MapFunction, ProcessFunction, RuntimeContext
+from pyflink.datastream import (KeyedBroadcastProcessFunction, KeyedProcessFunction, MapFunction,
+                                ProcessFunction, RuntimeContext)
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from conf.settings import InterestSettings, RedisSettings, ScoringSettings
-from state_schemas.records import BehaviourEvent, DeadLetter
-from state_schemas.state import DEAD_LETTERS, INTEREST_BY_DIMENSION
-from udfs.interest import add_behaviour, decayed_counts, interest_weights
+from conf.settings import RedisSettings, Settings
+from state_schemas.records import BehaviourEvent, DeadLetter, ItemUpdate
+from state_schemas.state import DEAD_LETTERS, ITEM_FEATURES_BY_ID, user_state_descriptors
+from udfs.catalogue import FeatureLookup, load_catalogue, with_resolved_features
 from udfs.parsing import RecordParser
-from udfs.scoring import rerank
+from udfs.scoring import Ranker
 from udfs.serving import list_key, profile_json, profile_key
+from udfs.user_model import UserModel
 
 
 class ParseRecords(ProcessFunction):
@@ -40,37 +42,103 @@ class ParseRecords(ProcessFunction):
             yield record
 
 
-class RerankByUserInterest(KeyedProcessFunction):
-    """Keyed by user: events update the interest state; requests are reranked with it.
+class FlinkUserState:
+    """The UserState protocol of udfs/user_model.py over Flink keyed state (current key)."""
 
-    Emits Row(user_id, reranked list JSON, interest profile JSON) for every request.
-    """
+    def __init__(self, runtime_context: RuntimeContext, state_ttl_ms: int, candidate_list_ttl_ms: int):
+        interest, values = user_state_descriptors(state_ttl_ms, candidate_list_ttl_ms)
+        self.interest = runtime_context.get_map_state(interest)
+        self._values = {name: runtime_context.get_state(d) for name, d in values.items()}
 
-    def __init__(self, interest: InterestSettings, scoring: ScoringSettings):
-        self.behaviour_weights = dict(interest.behaviour_weights)
-        self.half_life_ms = interest.half_life_ms
-        self.interest_weight = scoring.interest_weight
-        self.explain_top_dimensions = scoring.explain_top_dimensions
+    def read(self, name: str):
+        return self._values[name].value()
+
+    def write(self, name: str, value) -> None:
+        self._values[name].update(value)
+
+
+class _RerankGlue:
+    """What both rerank operators share: state, model and catalogue set-up, and record handling."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
 
     def open(self, runtime_context: RuntimeContext):
-        self.interest = runtime_context.get_map_state(INTEREST_BY_DIMENSION)
+        s = self.settings
+        self.state = FlinkUserState(runtime_context, s.interest.state_ttl_ms,
+                                    s.rerank_on_event.candidate_list_ttl_ms)
+        self.model = UserModel(s.interest, Ranker(s.scoring, s.diversity), s.rerank_on_event)
+        self.catalogue = (load_catalogue(s.catalogue.path, s.interest.dimensions)
+                          if s.catalogue.path else {})
         metrics = runtime_context.get_metrics_group()
         self.events_count = metrics.counter("behaviour_events")
         self.requests_count = metrics.counter("rerank_requests")
+        self.event_reranks_count = metrics.counter("reranks_on_event")
 
-    def process_element(self, record, ctx: KeyedProcessFunction.Context):
+    def handle(self, record, item_updates: FeatureLookup):
+        """Yields Row(user_id, reranked list JSON, interest profile JSON) for each list made."""
         if isinstance(record, BehaviourEvent):
             self.events_count.inc()
-            weight = self.behaviour_weights[record.type]
-            for key in record.interest_keys:
-                self.interest.put(key, add_behaviour(self.interest.get(key), weight,
-                                                     record.ts_ms, self.half_life_ms))
-            return
-        self.requests_count.inc()
-        weights = interest_weights(decayed_counts(self.interest.items(), record.ts_ms,
-                                                  self.half_life_ms))
-        ranked = rerank(record, weights, self.interest_weight, self.explain_top_dimensions)
-        yield Row(record.user_id, ranked.to_json(), profile_json(record.user_id, record.ts_ms, weights))
+            reranked = self.model.on_event(self.state, record)
+            if reranked is None:
+                return
+            self.event_reranks_count.inc()
+            weights = self.model.profile(self.state, record.ts_ms).weights
+        else:
+            self.requests_count.inc()
+            request = with_resolved_features(record, item_updates, self.catalogue)
+            reranked, profile = self.model.on_request(self.state, request)
+            weights = profile.weights
+        yield Row(reranked.user_id, reranked.to_json(),
+                  profile_json(reranked.user_id, reranked.ts_ms, weights))
+
+
+def _no_item_updates(item_id: str) -> None:
+    return None
+
+
+class RerankByUserInterest(_RerankGlue, KeyedProcessFunction):
+    """Keyed by user: events update the user's state; requests (and, when enabled, events) are
+    answered with reranked lists. For a job without an item-update topic."""
+
+    def open(self, runtime_context: RuntimeContext):
+        _RerankGlue.open(self, runtime_context)
+
+    def process_element(self, record, ctx: KeyedProcessFunction.Context):
+        yield from self.handle(record, _no_item_updates)
+
+
+class RerankByUserInterestWithItemUpdates(_RerankGlue, KeyedBroadcastProcessFunction):
+    """As RerankByUserInterest, with item updates broadcast to every task as they come."""
+
+    def open(self, runtime_context: RuntimeContext):
+        _RerankGlue.open(self, runtime_context)
+
+    def process_element(self, record, ctx: KeyedBroadcastProcessFunction.ReadOnlyContext):
+        item_features_by_id = ctx.get_broadcast_state(ITEM_FEATURES_BY_ID)
+        yield from self.handle(record, item_features_by_id.get)
+
+    def process_broadcast_element(self, update: ItemUpdate, ctx: KeyedBroadcastProcessFunction.Context):
+        ctx.get_broadcast_state(ITEM_FEATURES_BY_ID).put(update.item_id, update.features)
+
+
+class ParseItemUpdates(ProcessFunction):
+    """bytes -> ItemUpdate; bad records -> DEAD_LETTERS."""
+
+    def __init__(self, dimensions: tuple[str, ...]):
+        self.dimensions = dimensions
+
+    def open(self, runtime_context: RuntimeContext):
+        self.parser = RecordParser(self.dimensions)
+        self.dead_letter_count = runtime_context.get_metrics_group().counter("dead_letters")
+
+    def process_element(self, raw: bytes, ctx: ProcessFunction.Context):
+        update = self.parser.parse_item_update(raw)
+        if isinstance(update, DeadLetter):
+            self.dead_letter_count.inc()
+            yield DEAD_LETTERS, Row(None, update.to_json())
+        else:
+            yield update
 
 
 class WriteToRedis(MapFunction):

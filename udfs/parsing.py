@@ -12,8 +12,9 @@ from typing import Sequence, Union
 
 from fastjsonschema import JsonSchemaException
 
-from state_schemas.records import (BehaviourEvent, Candidate, DeadLetter, RerankRequest,
-                                   validator)
+from state_schemas.records import (BehaviourEvent, Candidate, DeadLetter, ItemUpdate,
+                                   RerankRequest, validator)
+from udfs.catalogue import item_features
 
 PARSE_STEP = "parse"
 ParsedRecord = Union[BehaviourEvent, RerankRequest, DeadLetter]
@@ -26,8 +27,25 @@ class RecordParser:
         self.dimensions = tuple(dimensions)
         self._validate_event = validator("behaviour_event")
         self._validate_request = validator("rerank_request")
+        self._validate_item_update = validator("item_update")
 
     def parse(self, raw: bytes) -> ParsedRecord:
+        record = self._json_object(raw)
+        if isinstance(record, DeadLetter):
+            return record
+        is_request = "request_id" in record or "candidates" in record
+        kind = "rerank request" if is_request else "behaviour event"
+        try:
+            if is_request:
+                self._validate_request(record)
+                return self._request(record)
+            self._validate_event(record)
+            return self._event(record)
+        except JsonSchemaException as error:
+            return DeadLetter(PARSE_STEP, f"invalid {kind}: {_field_message(error)}", raw)
+
+    @staticmethod
+    def _json_object(raw: bytes) -> dict | DeadLetter:
         try:
             # Decode explicitly: json.loads(bytes) would guess UTF-16/32 from the first bytes.
             record = json.loads(raw.decode("utf-8"), parse_constant=_reject_non_finite)
@@ -40,16 +58,7 @@ class RecordParser:
                                           f"column {error.colno}", raw)
         if not isinstance(record, dict):
             return DeadLetter(PARSE_STEP, f"not a JSON object but a {type(record).__name__}", raw)
-        is_request = "request_id" in record or "candidates" in record
-        kind = "rerank request" if is_request else "behaviour event"
-        try:
-            if is_request:
-                self._validate_request(record)
-                return self._request(record)
-            self._validate_event(record)
-            return self._event(record)
-        except JsonSchemaException as error:
-            return DeadLetter(PARSE_STEP, f"invalid {kind}: {_field_message(error)}", raw)
+        return record
 
     def interest_keys(self, attributes: dict) -> tuple[str, ...]:
         """The "dimension:value" keys of an item's attributes, for the configured dimensions."""
@@ -68,10 +77,19 @@ class RecordParser:
             candidates=tuple(self._candidate(c) for c in record["candidates"]))
 
     def _candidate(self, candidate: dict) -> Candidate:
-        features = {key: 1.0 for key in self.interest_keys(candidate)}
-        features.update(candidate.get("features") or {})  # explicit features win over attributes
-        return Candidate(item_id=str(candidate["item_id"]),
-                         upstream_score=float(candidate["score"]), features=features)
+        return Candidate(item_id=str(candidate["item_id"]), upstream_score=float(candidate["score"]),
+                         features=item_features(candidate, self.dimensions))
+
+    def parse_item_update(self, raw: bytes) -> ItemUpdate | DeadLetter:
+        """An item update (item-update topic) or a dead letter."""
+        record = self._json_object(raw)
+        if isinstance(record, DeadLetter):
+            return record
+        try:
+            self._validate_item_update(record)
+        except JsonSchemaException as error:
+            return DeadLetter(PARSE_STEP, f"invalid item update: {_field_message(error)}", raw)
+        return ItemUpdate(str(record["item_id"]), item_features(record, self.dimensions))
 
 
 class _NonFiniteNumber(ValueError):

@@ -42,7 +42,7 @@ class JobTopics:
         settings = base.with_overrides(kafka=kafka, redis=redis)
         overrides = [f"kafka.input_topics=[{','.join(inputs)}]", f'redis.key_prefix="t{tag}:"']
         overrides += [f"kafka.{k}={v}" for k, v in kafka.items() if k != "input_topics"]
-        LocalKafka(settings).create_topics(settings.kafka.all_topics(), settings.kafka.topic_partitions)
+        LocalKafka(settings).create_topics(settings.topics(), settings.kafka.topic_partitions)
         return cls(settings, tuple(overrides))
 
 

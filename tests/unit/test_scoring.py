@@ -35,8 +35,8 @@ class TestDesignDocumentWorkedExample:
 
 
 def test_min_max_normalise_spans_zero_to_one_and_flat_lists_are_all_one():
-    assert min_max_normalise([2.0, 4.0, 3.0]) == [0.0, 1.0, 0.5]
-    assert min_max_normalise([7.0, 7.0]) == [1.0, 1.0]
+    assert min_max_normalise([2.0, 4.0, 3.0]).tolist() == [0.0, 1.0, 0.5]
+    assert min_max_normalise([7.0, 7.0]).tolist() == [1.0, 1.0]
 
 
 def test_cold_start_keeps_the_upstream_order_and_says_so():
