@@ -95,6 +95,9 @@ class DiversitySettings:
     group_by: str = "category"      # item attribute that defines a group for the caps and metrics
     mmr_lambda: float = 0.8         # MMR: lambda * relevance - (1 - lambda) * max similarity
     dpp_theta: float = 0.7          # DPP: relevance vs diversity trade-off (Chen et al. 2018)
+    # Item similarity = scale * cosine(h(g1), h(g2)) (+ (1 - scale) on the diagonal's side):
+    # below 1, two items of one category are alike but not identical, so DPP can still rank them.
+    similarity_scale: float = 1.0
     cap_mode: str = "none"          # none | soft | hard
     cap_floor: float = 0.5          # soft: score * ((1 - floor) * decay^n + floor), n-th of a group
     cap_decay: float = 0.7
@@ -211,6 +214,8 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("diversity.method must be none, mmr or dpp")
     if settings.diversity.cap_mode not in ("none", "soft", "hard"):
         raise SettingsError("diversity.cap_mode must be none, soft or hard")
+    if not 0.0 <= settings.diversity.similarity_scale <= 1.0:
+        raise SettingsError("diversity.similarity_scale must be within [0, 1]")
     if not 0.0 <= settings.diversity.mmr_lambda <= 1.0 or not 0.0 <= settings.diversity.dpp_theta < 1.0:
         raise SettingsError("diversity.mmr_lambda must be within [0, 1], dpp_theta within [0, 1)")
     if settings.interest.max_dimensions < 1 or settings.interest.recent_items < 0:

@@ -26,8 +26,9 @@ import numpy as np
 DPP_EPSILON = 1e-10
 
 
-def similarity_matrix(features: Sequence[Mapping[str, float]]) -> np.ndarray:
-    """Cosine similarity of the items' feature vectors; an item without features is only like itself."""
+def similarity_matrix(features: Sequence[Mapping[str, float]], scale: float = 1.0) -> np.ndarray:
+    """scale * cosine similarity of the items' feature vectors, 1 on the diagonal; an item
+    without features is only like itself."""
     columns: dict[str, int] = {}
     for item in features:
         for key in item:
@@ -38,7 +39,7 @@ def similarity_matrix(features: Sequence[Mapping[str, float]]) -> np.ndarray:
             matrix[row, columns[key]] = value
     norms = np.linalg.norm(matrix, axis=1)
     matrix[norms > 0] /= norms[norms > 0, None]
-    similarity = matrix @ matrix.T
+    similarity = scale * (matrix @ matrix.T)
     np.fill_diagonal(similarity, 1.0)
     return similarity
 
