@@ -32,16 +32,21 @@ class JobTopics:
     overrides: tuple[str, ...]
 
     @classmethod
-    def fresh(cls, base: Settings, input_topics: Iterable[str] = ("input",)) -> "JobTopics":
+    def fresh(cls, base: Settings, input_topics: Iterable[str] = ("input",),
+              extra: dict[str, dict] | None = None) -> "JobTopics":
+        """Fresh topics and prefixes; `extra` overrides more settings ({section: {key: value}})."""
         tag = uuid.uuid4().hex[:8]
         inputs = [f"{name}-{tag}" for name in input_topics]
         kafka = {"input_topics": inputs, "output_topic": f"reranked-{tag}",
                  "dead_letter_topic": f"dead-letters-{tag}", "consumer_group": f"job-{tag}",
                  "transactional_id_prefix": f"tx-{tag}"}
         redis = {"key_prefix": f"t{tag}:"}
-        settings = base.with_overrides(kafka=kafka, redis=redis)
+        extra = extra or {}
+        settings = base.with_overrides(kafka=kafka, redis=redis, **extra)
         overrides = [f"kafka.input_topics=[{','.join(inputs)}]", f'redis.key_prefix="t{tag}:"']
         overrides += [f"kafka.{k}={v}" for k, v in kafka.items() if k != "input_topics"]
+        overrides += [f"{section}.{key}={json.dumps(value)}"
+                      for section, values in extra.items() for key, value in values.items()]
         LocalKafka(settings).create_topics(settings.topics(), settings.kafka.topic_partitions)
         return cls(settings, tuple(overrides))
 
