@@ -100,16 +100,18 @@ def format_list(reranked: dict) -> str:
     when = datetime.fromtimestamp(reranked["ts"] / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
     why_header = ("cold start: no history yet, upstream order kept" if reranked["cold_start"]
                   else f"interest in {reranked['profile_dimensions']} dimensions")
-    lines = [f"── user {reranked['user_id']} · request {reranked['request_id']} · {when} UTC · "
-             f"{why_header}"]
+    trigger = ("re-ranked after a new event" if reranked.get("trigger") == "event"
+               else f"request {reranked['request_id']}")
+    lines = [f"── user {reranked['user_id']} · {trigger} · {when} UTC · {why_header}"]
     for item in reranked["items"][:ITEMS_SHOWN]:
         moved = item["upstream_rank"] - item["rank"]
         arrow = f"↑{moved}" if moved > 0 else (f"↓{-moved}" if moved < 0 else "=")
         because = ", ".join(f"{key} {weight:.2f}" for key, weight in item["because"]) or "-"
+        note = f"; {item['note']}" if item.get("note") and not reranked["cold_start"] else ""
         lines.append(f"   {item['rank']:>2}. item {item['item_id']:<10} {arrow:<4} "
-                     f"(upstream #{item['upstream_rank']:<3}) score {item['score']:.3f} = "
-                     f"upstream {item['upstream_norm']:.2f} ⊕ interest {item['interest_norm']:.2f}"
-                     f"   because: {because}")
+                     f"(upstream #{item['upstream_rank']:<3}) score {item['score']:.3f}  "
+                     f"upstream {item['upstream_norm']:.2f} · interest {item['interest_norm']:.2f}"
+                     f"   because: {because}{note}")
     hidden = len(reranked["items"]) - ITEMS_SHOWN
     if hidden > 0:
         lines.append(f"       … and {hidden} more")
