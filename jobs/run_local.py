@@ -163,6 +163,7 @@ def run(settings: Settings, conf_path: str, duration_s: float | None, rate: floa
 
     started = time.monotonic()
     received = dead = shown = 0
+    last_shown = 0.0
     next_status = started + 10
     exit_code = 0
     try:
@@ -175,10 +176,12 @@ def run(settings: Settings, conf_path: str, duration_s: float | None, rate: floa
             message = output.poll(0.2)
             if message is not None and not message.error():
                 received += 1
-                elapsed = time.monotonic() - started
-                if shown < 3 or shown < elapsed * LISTS_SHOWN_PER_SECOND:
+                # Lists arrive in bursts, one per checkpoint: show about one a second, so that
+                # the screen samples many users rather than one user's burst.
+                if time.monotonic() - last_shown >= 1.0 / LISTS_SHOWN_PER_SECOND:
                     print(format_list(json.loads(message.value())), flush=True)
                     shown += 1
+                    last_shown = time.monotonic()
             for letter in dead_letters.consume(num_messages=100, timeout=0):
                 if not letter.error():
                     dead += 1
