@@ -10,7 +10,7 @@ from pyflink.common.time import Time
 from pyflink.datastream import OutputTag
 from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 
-STATE_SCHEMA_VERSION = 2
+STATE_SCHEMA_VERSION = 3
 
 # Row(key, payload) for the Kafka sinks: key and value are written from fields 0 and 1.
 KEYED_JSON = Types.ROW([Types.STRING(), Types.STRING()])
@@ -27,26 +27,26 @@ def _ttl(ttl_ms: int) -> StateTtlConfig:
             .build())
 
 
+# The small per-user values read by every event (udfs/user_model.py names them), kept together in
+# one pickled dict so that an event costs one read and one write of them, not one per value.
+USER_ACTIVITY_VALUES = ("dimension_count", "recent_items", "purchased_items", "last_event_rerank_ts")
+
+
 def user_state_descriptors(state_ttl_ms: int, candidate_list_ttl_ms: int):
-    """(interest map descriptor, {value name: descriptor}) with TTLs (0 = keep forever)."""
+    """(interest map, user activity value, last request value) descriptors with TTLs (0 = none)."""
     # Per user: interest dimension ("category:12") -> (decayed count, as of epoch ms).
     interest = MapStateDescriptor("interest_by_dimension", Types.STRING(),
                                   Types.TUPLE([Types.DOUBLE(), Types.LONG()]))
-    values = {
-        "dimension_count": ValueStateDescriptor("interest_dimension_count", Types.LONG()),
-        "recent_items": ValueStateDescriptor("recent_items_with_weight_ts_ms", Types.PICKLED_BYTE_ARRAY()),
-        "purchased_items": ValueStateDescriptor("purchased_items_with_ts_ms", Types.PICKLED_BYTE_ARRAY()),
-        "last_event_rerank_ts": ValueStateDescriptor("last_event_rerank_ts_ms", Types.LONG()),
-        "last_request": ValueStateDescriptor("last_rerank_request", Types.PICKLED_BYTE_ARRAY()),
-    }
+    # Per user: {name in USER_ACTIVITY_VALUES: value}.
+    activity = ValueStateDescriptor("user_activity", Types.PICKLED_BYTE_ARRAY())
+    # Per user: the latest RerankRequest, for re-rank on event.
+    last_request = ValueStateDescriptor("last_rerank_request", Types.PICKLED_BYTE_ARRAY())
     if state_ttl_ms > 0:
         interest.enable_time_to_live(_ttl(state_ttl_ms))
-        for name, descriptor in values.items():
-            if name != "last_request":
-                descriptor.enable_time_to_live(_ttl(state_ttl_ms))
+        activity.enable_time_to_live(_ttl(state_ttl_ms))
     if candidate_list_ttl_ms > 0:
-        values["last_request"].enable_time_to_live(_ttl(candidate_list_ttl_ms))
-    return interest, values
+        last_request.enable_time_to_live(_ttl(candidate_list_ttl_ms))
+    return interest, activity, last_request
 
 
 # Broadcast: item id -> features (dict), from the item-update topic.

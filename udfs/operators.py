@@ -43,18 +43,43 @@ class ParseRecords(ProcessFunction):
 
 
 class FlinkUserState:
-    """The UserState protocol of udfs/user_model.py over Flink keyed state (current key)."""
+    """The UserState protocol of udfs/user_model.py over Flink keyed state (current key).
+
+    The small values live in one state value, read at most once per record and written once at
+    its end (`flush`): each state access crosses from Python into the JVM, and that crossing,
+    not the maths, is what an event costs.
+    """
 
     def __init__(self, runtime_context: RuntimeContext, state_ttl_ms: int, candidate_list_ttl_ms: int):
-        interest, values = user_state_descriptors(state_ttl_ms, candidate_list_ttl_ms)
+        interest, activity, last_request = user_state_descriptors(state_ttl_ms, candidate_list_ttl_ms)
         self.interest = runtime_context.get_map_state(interest)
-        self._values = {name: runtime_context.get_state(d) for name, d in values.items()}
+        self._activity_state = runtime_context.get_state(activity)
+        self._last_request_state = runtime_context.get_state(last_request)
+        self._activity = None
+        self._dirty = False
 
     def read(self, name: str):
-        return self._values[name].value()
+        if name == "last_request":
+            return self._last_request_state.value()
+        if self._activity is None:
+            self._activity = self._activity_state.value() or {}
+        return self._activity.get(name)
 
     def write(self, name: str, value) -> None:
-        self._values[name].update(value)
+        if name == "last_request":
+            self._last_request_state.update(value)
+            return
+        if self._activity is None:
+            self._activity = self._activity_state.value() or {}
+        self._activity[name] = value
+        self._dirty = True
+
+    def flush(self) -> None:
+        """Writes the small values back if they changed, and forgets them (the key changes next)."""
+        if self._dirty:
+            self._activity_state.update(self._activity)
+        self._activity = None
+        self._dirty = False
 
 
 class _RerankGlue:
@@ -77,11 +102,17 @@ class _RerankGlue:
 
     def handle(self, record, item_updates: FeatureLookup):
         """Yields Row(user_id, reranked list JSON, interest profile JSON) for each list made."""
+        result = self._apply(record, item_updates)
+        self.state.flush()
+        if result is not None:
+            yield result
+
+    def _apply(self, record, item_updates: FeatureLookup) -> Row | None:
         if isinstance(record, BehaviourEvent):
             self.events_count.inc()
             reranked = self.model.on_event(self.state, record)
             if reranked is None:
-                return
+                return None
             self.event_reranks_count.inc()
             weights = self.model.profile(self.state, record.ts_ms).weights
         else:
@@ -89,8 +120,8 @@ class _RerankGlue:
             request = with_resolved_features(record, item_updates, self.catalogue)
             reranked, profile = self.model.on_request(self.state, request)
             weights = profile.weights
-        yield Row(reranked.user_id, reranked.to_json(),
-                  profile_json(reranked.user_id, reranked.ts_ms, weights))
+        return Row(reranked.user_id, reranked.to_json(),
+                   profile_json(reranked.user_id, reranked.ts_ms, weights))
 
 
 def _no_item_updates(item_id: str) -> None:
