@@ -102,8 +102,7 @@ class Ranker:
                              f"score x {s.purchased_demotion_factor:g}")
             if recency[i] > 0 and s.recency_weight > 0:
                 notes.append(f"acted on lately: recency {recency_norm[i]:.2f}")
-            if (adjustment is not None and self.diversity_active
-                    and rank_before_diversity.get(i) != len(items) + 1):
+            if adjustment is not None and self.diversity_active:
                 notes.append(f"{self._diversity_label()}: {adjustment:.3f}, "
                              f"rank before diversity {rank_before_diversity[i]}")
             items.append(RankedItem(
