@@ -47,7 +47,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallelism", type=int, default=2)
     args = parser.parse_args(argv)
     settings = load_settings(args.conf)
+    services = [local_services.LocalKafka(settings), local_services.LocalRedis(settings)]
+    started_here = [s for s in services if s.process.running_pid() is None and not s.ready()]
     local_services.start(settings)
+    try:
+        return _measure(args, settings)
+    finally:
+        for service in started_here:
+            service.process.stop()
+
+
+def _measure(args, settings) -> int:
     tag = uuid.uuid4().hex[:6]
     empty, events = f"bench-empty-{tag}", f"bench-events-{tag}"
     kafka = local_services.LocalKafka(settings)

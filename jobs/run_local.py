@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import redis
 from confluent_kafka import Consumer, Producer, TopicPartition

@@ -133,11 +133,11 @@ class Ranker:
         features = [candidates[i].features for i in presorted.tolist()]
         limit = len(presorted)
         if d.method == "mmr":
-            local, adjust = diversity.mmr_order(rel, diversity.similarity_matrix(features, d.similarity_scale),
-                                                d.mmr_lambda, limit)
+            similarity = diversity.similarity_matrix(features, d.similarity_scale)
+            local, adjust = diversity.mmr_order(rel, similarity, d.mmr_lambda, limit)
         elif d.method == "dpp":
-            local, adjust = diversity.dpp_order(rel, diversity.similarity_matrix(features, d.similarity_scale),
-                                                d.dpp_theta, limit)
+            similarity = diversity.similarity_matrix(features, d.similarity_scale)
+            local, adjust = diversity.dpp_order(rel, similarity, d.dpp_theta, limit)
         elif d.cap_mode == "soft":
             local, adjust = diversity.soft_cap_order(rel, _groups(features, d.group_by),
                                                      d.cap_floor, d.cap_decay, limit)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from jobs.evaluate import EvaluationRequest, event_json, protocol_records, request_json, reranker_model
+from jobs.evaluate import event_json, protocol_records, request_json, reranker_model
 from jobs.sample_data import generate_rows
 from state_schemas.records import BehaviourEvent
 from tests.integration.harness import JobTopics, produce, read_committed, run_bounded_job

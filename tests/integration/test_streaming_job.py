@@ -40,7 +40,8 @@ def probe_until(settings, job, follower, request: dict, accept) -> tuple[dict, l
         job.assert_running()
         assert time.monotonic() < deadline, f"no accepted list within {DEADLINE_S} s: {seen[-3:]}"
         produce(settings, settings.kafka.input_topics[1],
-                [{**request, "request_id": f"{request['request_id']}-{attempt}", "ts": request["ts"] + attempt}])
+                [{**request, "request_id": f"{request['request_id']}-{attempt}",
+                  "ts": request["ts"] + attempt}])
         seen += [r for r in follower.poll_json(timeout_s=5) if r["user_id"] == request["user_id"]]
         accepted = [r for r in seen if accept(r)]
         if accepted:
