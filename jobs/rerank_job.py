@@ -79,6 +79,7 @@ def flink_configuration(settings: Settings) -> Configuration:
         "python.pythonpath": os.pathsep.join([*site.getsitepackages(), str(PROJECT_ROOT)]),
         "pipeline.jars": ";".join(job_jars()),
         "parallelism.default": str(f.parallelism),
+        "execution.buffer-timeout.interval": f"{f.buffer_timeout_ms} ms",
         "state.backend.type": f.state_backend,
         "execution.checkpointing.interval": f"{f.checkpoint_interval_ms} ms",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
