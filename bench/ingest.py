@@ -23,7 +23,7 @@ from conf.settings import PROJECT_ROOT, load_settings
 from infra import local_services
 
 
-def run_bounded(conf: str, topic: str, tag: str, parallelism: int) -> float:
+def run_bounded(conf: str, topic: str, tag: str, parallelism: int, overrides: list[str]) -> float:
     command = [sys.executable, "-m", "jobs.rerank_job", "--conf", conf, "--bounded",
                "--set", f"kafka.input_topics=[{topic}]", "--set", f"kafka.output_topic=bench-out-{tag}",
                "--set", f"kafka.dead_letter_topic=bench-dlq-{tag}",
@@ -31,7 +31,8 @@ def run_bounded(conf: str, topic: str, tag: str, parallelism: int) -> float:
                "--set", f"kafka.transactional_id_prefix=bench-{tag}-{topic}",
                "--set", "kafka.starting_offsets=earliest",
                "--set", "catalogue.update_topic=\"\"",
-               "--set", f"flink.parallelism={parallelism}"]
+               "--set", f"flink.parallelism={parallelism}",
+               *[arg for override in overrides for arg in ("--set", override)]]
     started = time.monotonic()
     result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1800)
     if result.returncode != 0:
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--parallelism", type=int, default=2)
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="SECTION.KEY=VALUE", help="job setting to override (repeatable)")
     args = parser.parse_args(argv)
     settings = load_settings(args.conf)
     services = [local_services.LocalKafka(settings), local_services.LocalRedis(settings)]
@@ -80,8 +83,8 @@ def _measure(args, settings) -> int:
             producer.poll(0)
     producer.flush(120)
 
-    baseline = run_bounded(args.conf, empty, tag, args.parallelism)
-    loaded = run_bounded(args.conf, events, tag, args.parallelism)
+    baseline = run_bounded(args.conf, empty, tag, args.parallelism, args.overrides)
+    loaded = run_bounded(args.conf, events, tag, args.parallelism, args.overrides)
     rate = args.events / max(loaded - baseline, 1e-9)
     print(f"{args.events:,} events, {args.users:,} users, parallelism {args.parallelism}: "
           f"job {loaded:.1f} s, empty job {baseline:.1f} s -> {rate:,.0f} events/s")
