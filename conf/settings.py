@@ -32,7 +32,8 @@ class KafkaSettings:
     dead_letter_topic: str = "rerank-dead-letters"
     topic_partitions: int = 2
     consumer_group: str = "rerank-job"
-    starting_offsets: str = "committed"  # committed (falling back to earliest) | earliest | latest
+    # committed (falling back to earliest) | earliest | latest | timestamp:<epoch ms>
+    starting_offsets: str = "committed"
     transactional_id_prefix: str = "rerank-job"
     transaction_timeout_ms: int = 600_000
 
@@ -223,8 +224,11 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("diversity.mmr_lambda must be within [0, 1], dpp_theta within [0, 1)")
     if settings.interest.max_dimensions < 1 or settings.interest.recent_items < 0:
         raise SettingsError("interest.max_dimensions must be >= 1 and recent_items >= 0")
-    if settings.kafka.starting_offsets not in ("committed", "earliest", "latest"):
-        raise SettingsError("kafka.starting_offsets must be committed, earliest or latest")
+    offsets = settings.kafka.starting_offsets
+    if offsets not in ("committed", "earliest", "latest") and not (
+            offsets.startswith("timestamp:") and offsets[len("timestamp:"):].isdigit()):
+        raise SettingsError("kafka.starting_offsets must be committed, earliest, latest or "
+                            f"timestamp:<epoch ms>, got {offsets!r}")
 
 
 def _resolve(path: str | Path) -> Path:

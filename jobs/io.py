@@ -31,11 +31,14 @@ def kafka_source(settings: KafkaSettings, bounded: bool = False,
                  topics: tuple[str, ...] | None = None) -> KafkaSource:
     """Raw record bytes from the input topic(s) (or `topics`); bounded stops at the offsets
     latest at start."""
-    starting = {
-        "committed": KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST),
-        "earliest": KafkaOffsetsInitializer.earliest(),
-        "latest": KafkaOffsetsInitializer.latest(),
-    }[settings.starting_offsets]
+    if settings.starting_offsets.startswith("timestamp:"):
+        starting = KafkaOffsetsInitializer.timestamp(int(settings.starting_offsets.split(":")[1]))
+    else:
+        starting = {
+            "committed": KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST),
+            "earliest": KafkaOffsetsInitializer.earliest(),
+            "latest": KafkaOffsetsInitializer.latest(),
+        }[settings.starting_offsets]
     builder = (KafkaSource.builder()
                .set_bootstrap_servers(settings.bootstrap_servers)
                .set_topics(*(topics or settings.input_topics))

@@ -83,14 +83,18 @@ def _consumer_at_end(settings: Settings, topic: str) -> tuple[Consumer, dict[int
     return consumer, ends
 
 
-def _committed_by_job(settings: Settings) -> dict[tuple[str, int], int]:
+def _input_offsets(settings: Settings, committed: bool) -> dict[tuple[str, int], int]:
+    """Per input partition: the job's committed offset (committed=True), or the current end."""
     consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers,
                          "group.id": settings.kafka.consumer_group, "enable.auto.commit": False})
     try:
         partitions = [TopicPartition(topic, p) for topic in settings.kafka.input_topics
                       for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions]
-        return {(tp.topic, tp.partition): max(tp.offset, 0)
-                for tp in consumer.committed(partitions, timeout=10)}
+        if committed:
+            return {(tp.topic, tp.partition): tp.offset
+                    for tp in consumer.committed(partitions, timeout=10) if tp.offset >= 0}
+        return {(tp.topic, tp.partition): consumer.get_watermark_offsets(tp, timeout=10)[1]
+                for tp in partitions}
     finally:
         consumer.close()
 
@@ -141,15 +145,23 @@ def run(settings: Settings, conf_path: str, duration_s: float | None, rate: floa
         print(f"[services] {line}")
 
     records = _sample_records(settings)
+    # Each run reads only what it sends: its own consumer group, starting at the run's start time
+    # (the job's state is not carried over between runs, so older input would be read without it).
+    run_started_ms = int(time.time() * 1000)
+    run_kafka = {"consumer_group": f"{settings.kafka.consumer_group}-run-{run_started_ms}",
+                 "starting_offsets": f"timestamp:{run_started_ms}"}
+    settings = settings.with_overrides(kafka=run_kafka)
     output, _ = _consumer_at_end(settings, settings.kafka.output_topic)
     dead_letters, _ = _consumer_at_end(settings, settings.kafka.dead_letter_topic)
-    read_before = _committed_by_job(settings)
+    input_ends_before = _input_offsets(settings, committed=False)
 
     log_path = settings.run_dir / "job.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")
     env = {**os.environ, "FLINK_LOG_DIR": str(settings.run_dir / "flink-logs")}
-    job = subprocess.Popen([sys.executable, "-m", "jobs.rerank_job", "--conf", conf_path],
+    job = subprocess.Popen([sys.executable, "-m", "jobs.rerank_job", "--conf", conf_path,
+                            *[arg for key, value in run_kafka.items()
+                              for arg in ("--set", f"kafka.{key}={value}")]],
                            cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
                            start_new_session=True)
     print(f"[job] started on the local minicluster (pid {job.pid}); log: {log_path}")
@@ -161,7 +173,8 @@ def run(settings: Settings, conf_path: str, duration_s: float | None, rate: floa
           f"(every {settings.flink.checkpoint_interval_ms / 1000:g} s)")
 
     started = time.monotonic()
-    received = dead = shown = 0
+    received = {"request": 0, "event": 0}
+    dead = shown = 0
     last_shown = 0.0
     next_status = started + 10
     exit_code = 0
@@ -174,11 +187,12 @@ def run(settings: Settings, conf_path: str, duration_s: float | None, rate: floa
                 break
             message = output.poll(0.2)
             if message is not None and not message.error():
-                received += 1
+                reranked = json.loads(message.value())
+                received[reranked["trigger"]] += 1
                 # Lists arrive in bursts, one per checkpoint: show about one a second, so that
                 # the screen samples many users rather than one user's burst.
                 if time.monotonic() - last_shown >= 1.0 / LISTS_SHOWN_PER_SECOND:
-                    print(format_list(json.loads(message.value())), flush=True)
+                    print(format_list(reranked), flush=True)
                     shown += 1
                     last_shown = time.monotonic()
             for letter in dead_letters.consume(num_messages=100, timeout=0):
@@ -188,13 +202,14 @@ def run(settings: Settings, conf_path: str, duration_s: float | None, rate: floa
             if time.monotonic() >= next_status:
                 next_status += 10
                 print(f"[status] {time.monotonic() - started:.0f} s: sent {replay.sent:,} records, "
-                      f"received {received:,} reranked lists ({shown} shown), {dead} dead letters",
+                      f"received {sum(received.values()):,} reranked lists ({shown} shown), "
+                      f"{dead} dead letters",
                       flush=True)
     except KeyboardInterrupt:
         print("\n[stop] Ctrl-C")
     finally:
         replay.stopping.set()
-        read_after = _committed_by_job(settings)
+        read_after = _input_offsets(settings, committed=True)
         _stop_process_group(job)
         log.close()
         output.close()
@@ -204,12 +219,14 @@ def run(settings: Settings, conf_path: str, duration_s: float | None, rate: floa
                              password=settings.redis.password)
         lists_in_redis = sum(1 for _ in client.scan_iter(f"{settings.redis.key_prefix}list:*", count=1000))
         client.close()
-        read = sum(read_after[tp] - read_before.get(tp, 0) for tp in read_after)
+        read = sum(offset - input_ends_before.get(tp, 0) for tp, offset in read_after.items())
         print("\n[summary]")
         print(f"  records sent            {replay.sent:>8,}  ({replay.sent_events:,} events, "
               f"{replay.sent_requests:,} requests, {replay.sent_malformed} malformed)")
         print(f"  records read by the job {read:>8,}  (input offsets committed at its last checkpoint)")
-        print(f"  requests reranked       {received:>8,}  (lists committed to {settings.kafka.output_topic})")
+        print(f"  requests reranked       {received['request']:>8,}  "
+              f"(lists committed to {settings.kafka.output_topic})")
+        print(f"  lists re-ranked on event{received['event']:>8,}  (trigger: event)")
         print(f"  lists in Redis          {lists_in_redis:>8,}  (keys {settings.redis.key_prefix}list:*)")
         print(f"  dead letters            {dead:>8,}  (records on {settings.kafka.dead_letter_topic})")
         for service in started_here:  # leave running what was running before

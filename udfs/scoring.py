@@ -103,8 +103,8 @@ class Ranker:
             if recency[i] > 0 and s.recency_weight > 0:
                 notes.append(f"acted on lately: recency {recency_norm[i]:.2f}")
             if adjustment is not None and self.diversity_active:
-                notes.append(f"{self._diversity_label()}: {adjustment:.3f}, "
-                             f"rank before diversity {rank_before_diversity[i]}")
+                notes.append(f"{self._diversity_label()} {adjustment:.3f}, "
+                             f"#{rank_before_diversity[i]} before diversity")
             items.append(RankedItem(
                 item_id=c.item_id, rank=rank, upstream_rank=int(upstream_rank[i]),
                 score=float(relevance[i]), upstream_score=c.upstream_score,
@@ -120,8 +120,8 @@ class Ranker:
 
     def _diversity_label(self) -> str:
         d = self.diversity
-        return {"mmr": "MMR similarity penalty", "dpp": "DPP log gain"}.get(
-            d.method, {"soft": "group cap multiplier", "hard": "group cap kept (1) or pushed (0)"}
+        return {"mmr": "MMR penalty", "dpp": "DPP log gain"}.get(
+            d.method, {"soft": "group cap x", "hard": "group cap kept (1) or pushed (0)"}
             .get(d.cap_mode, ""))
 
     def _diversify(self, presorted: np.ndarray, relevance: np.ndarray,

@@ -34,6 +34,7 @@ def test_overrides_are_validated_like_the_file():
     ("interest: {half_life_ms: soon}", "interest.half_life_ms must be a number"),
     ("interest: {behaviour_weights: {view: 1}}", "lacks event type"),
     ("kafka: {input_topics: []}", "at least one topic"),
+    ("kafka: {starting_offsets: yesterday}", "kafka.starting_offsets must be"),
     ("scoring: [", "not valid YAML"),
     ("redis: {key_prefix: {a: 1}}", "redis.key_prefix must be text"),
 ])

@@ -117,4 +117,4 @@ def test_diversity_adjustment_is_explained():
                            make_candidate("toy", 0.1, category__toys=1.0), ts_ms=1)
     reranked, _ = m.on_request(state, request)
     assert ids(reranked) == ["b1", "toy", "b2"]
-    assert "MMR similarity penalty: 0.500, rank before diversity 2" in reranked.items[2].note
+    assert "MMR penalty 0.500, #2 before diversity" in reranked.items[2].note
