@@ -25,7 +25,7 @@ from state_schemas.state import (DEAD_LETTERS, ITEM_FEATURES_BY_ID, KEYED_JSON, 
                                  UID_DEAD_LETTER_SINK, UID_ITEM_UPDATES_SOURCE, UID_OUTPUT_SINK,
                                  UID_PARSE, UID_PARSE_ITEM_UPDATES, UID_REDIS, UID_RERANK,
                                  UID_SOURCE)
-from udfs.operators import (ParseItemUpdates, ParseRecords, RerankByUserInterest,
+from udfs.operators import (ParseRecords, RerankByUserInterest,
                             RerankByUserInterestWithItemUpdates, WriteToRedis)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +52,7 @@ def build_pipeline(raw_records: DataStream, settings: Settings,
         results = by_user.process(RerankByUserInterest(settings), output_type=RERANK_RESULT)
     else:
         item_updates = (raw_item_updates
-                        .process(ParseItemUpdates(dimensions))
+                        .process(ParseRecords(dimensions, item_updates=True))
                         .uid(UID_PARSE_ITEM_UPDATES).name("Parse item updates"))
         # ItemUpdate, broadcast to every rerank task
         dead_letters = dead_letters.union(item_updates.get_side_output(DEAD_LETTERS))

@@ -27,17 +27,14 @@ def _ttl(ttl_ms: int) -> StateTtlConfig:
             .build())
 
 
-# The small per-user values read by every event (udfs/user_model.py names them), kept together in
-# one pickled dict so that an event costs one read and one write of them, not one per value.
-USER_ACTIVITY_VALUES = ("dimension_count", "recent_items", "purchased_items", "last_event_rerank_ts")
-
-
 def user_state_descriptors(state_ttl_ms: int, candidate_list_ttl_ms: int):
     """(interest map, user activity value, last request value) descriptors with TTLs (0 = none)."""
     # Per user: interest dimension ("category:12") -> (decayed count, as of epoch ms).
     interest = MapStateDescriptor("interest_by_dimension", Types.STRING(),
                                   Types.TUPLE([Types.DOUBLE(), Types.LONG()]))
-    # Per user: {name in USER_ACTIVITY_VALUES: value}.
+    # Per user: the small values every event reads, kept together in one pickled dict so that an
+    # event costs one read and one write of them: {"dimension_count", "recent_items",
+    # "purchased_items", "last_event_rerank_ts"} (udfs/user_model.py describes each).
     activity = ValueStateDescriptor("user_activity", Types.PICKLED_BYTE_ARRAY())
     # Per user: the latest RerankRequest, for re-rank on event.
     last_request = ValueStateDescriptor("last_rerank_request", Types.PICKLED_BYTE_ARRAY())
@@ -57,7 +54,7 @@ ITEM_FEATURES_BY_ID = MapStateDescriptor("item_features_by_id", Types.STRING(),
 UID_SOURCE = "kafka-input"
 UID_ITEM_UPDATES_SOURCE = "kafka-item-updates"
 UID_PARSE = "parse-records"
-UID_PARSE_ITEM_UPDATES = "parse-item-updates"
+UID_PARSE_ITEM_UPDATES = "parse-item-updates"  # ParseRecords(item_updates=True)
 UID_RERANK = "rerank-by-user"
 UID_REDIS = "write-to-redis"
 UID_OUTPUT_SINK = "kafka-reranked-lists"

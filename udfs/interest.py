@@ -9,7 +9,7 @@ time), never from a clock, so a replay of the same log gives the same numbers.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 InterestEntry = tuple[float, int]  # (decayed count, as of epoch ms)
 
@@ -37,9 +37,9 @@ def add_behaviour(entry: InterestEntry | None, weight: float, ts_ms: int,
 
 
 def decayed_counts(entries: Iterable[tuple[str, InterestEntry]], at_ts_ms: int,
-                   half_life_ms: float) -> dict[str, float]:
-    """f(u, k) for every dimension k, decayed to `at_ts_ms`."""
-    return {key: count * decay_factor(at_ts_ms - as_of_ms, half_life_ms)
+                   half_life_ms: Callable[[str], float]) -> dict[str, float]:
+    """f(u, k) for every dimension k, decayed to `at_ts_ms` with the half-life of k."""
+    return {key: count * decay_factor(at_ts_ms - as_of_ms, half_life_ms(key))
             for key, (count, as_of_ms) in entries}
 
 

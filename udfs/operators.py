@@ -24,17 +24,20 @@ from udfs.user_model import UserModel
 
 
 class ParseRecords(ProcessFunction):
-    """bytes -> BehaviourEvent | RerankRequest; bad records -> DEAD_LETTERS as Row(None, json)."""
+    """bytes -> BehaviourEvent | RerankRequest (or ItemUpdate, with item_updates=True);
+    bad records -> DEAD_LETTERS as Row(None, dead letter JSON), counted in `dead_letters`."""
 
-    def __init__(self, dimensions: tuple[str, ...]):
+    def __init__(self, dimensions: tuple[str, ...], item_updates: bool = False):
         self.dimensions = dimensions
+        self.item_updates = item_updates
 
     def open(self, runtime_context: RuntimeContext):
-        self.parser = RecordParser(self.dimensions)
+        parser = RecordParser(self.dimensions)
+        self.parse = parser.parse_item_update if self.item_updates else parser.parse
         self.dead_letter_count = runtime_context.get_metrics_group().counter("dead_letters")
 
     def process_element(self, raw: bytes, ctx: ProcessFunction.Context):
-        record = self.parser.parse(raw)
+        record = self.parse(raw)
         if isinstance(record, DeadLetter):
             self.dead_letter_count.inc()
             yield DEAD_LETTERS, Row(None, record.to_json())
@@ -151,25 +154,6 @@ class RerankByUserInterestWithItemUpdates(_RerankGlue, KeyedBroadcastProcessFunc
 
     def process_broadcast_element(self, update: ItemUpdate, ctx: KeyedBroadcastProcessFunction.Context):
         ctx.get_broadcast_state(ITEM_FEATURES_BY_ID).put(update.item_id, update.features)
-
-
-class ParseItemUpdates(ProcessFunction):
-    """bytes -> ItemUpdate; bad records -> DEAD_LETTERS."""
-
-    def __init__(self, dimensions: tuple[str, ...]):
-        self.dimensions = dimensions
-
-    def open(self, runtime_context: RuntimeContext):
-        self.parser = RecordParser(self.dimensions)
-        self.dead_letter_count = runtime_context.get_metrics_group().counter("dead_letters")
-
-    def process_element(self, raw: bytes, ctx: ProcessFunction.Context):
-        update = self.parser.parse_item_update(raw)
-        if isinstance(update, DeadLetter):
-            self.dead_letter_count.inc()
-            yield DEAD_LETTERS, Row(None, update.to_json())
-        else:
-            yield update
 
 
 class WriteToRedis(MapFunction):

@@ -18,7 +18,8 @@ from typing import Any, Iterable, Protocol
 
 from conf.settings import InterestSettings, RerankOnEventSettings
 from state_schemas.records import BehaviourEvent, RerankedList, RerankRequest
-from udfs.interest import InterestEntry, add_behaviour, decay_factor, interest_weights
+from udfs.interest import (InterestEntry, add_behaviour, decay_factor, decayed_counts,
+                           interest_weights)
 from udfs.scoring import Profile, Ranker
 
 
@@ -115,8 +116,8 @@ class UserModel:
 
     def _drop_weakest(self, interest: InterestMap, at_ts_ms: int) -> int:
         """Keeps the max_dimensions strongest dimensions (decayed to now); returns the count kept."""
-        strength = sorted(((count * decay_factor(at_ts_ms - as_of, self.half_life(key)), key)
-                           for key, (count, as_of) in interest.items()), reverse=True)
+        counts = decayed_counts(interest.items(), at_ts_ms, self.half_life)
+        strength = sorted(((count, key) for key, count in counts.items()), reverse=True)
         for _, key in strength[self.settings.max_dimensions:]:
             interest.remove(key)
         return min(len(strength), self.settings.max_dimensions)
@@ -143,8 +144,7 @@ class UserModel:
         return self.ranker.rerank(request, profile), profile
 
     def profile(self, state: UserState, at_ts_ms: int) -> Profile:
-        counts = {key: count * decay_factor(at_ts_ms - as_of, self.half_life(key))
-                  for key, (count, as_of) in state.interest.items()}
+        counts = decayed_counts(state.interest.items(), at_ts_ms, self.half_life)
         recency: dict[str, float] = {}
         for item_id, weight, ts_ms in state.read("recent_items") or ():
             recency[item_id] = recency.get(item_id, 0.0) + weight * decay_factor(

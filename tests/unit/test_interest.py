@@ -43,7 +43,7 @@ def test_replay_in_the_same_order_gives_the_same_entry():
 
 def test_counts_are_decayed_to_the_moment_asked_for():
     counts = decayed_counts([("category:a", (8.0, 0)), ("category:b", (2.0, DAY_MS))],
-                            at_ts_ms=2 * DAY_MS, half_life_ms=DAY_MS)
+                            at_ts_ms=2 * DAY_MS, half_life_ms=lambda key: DAY_MS)
     assert counts == {"category:a": pytest.approx(2.0), "category:b": pytest.approx(1.0)}
 
 
