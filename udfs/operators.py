@@ -113,18 +113,17 @@ class _RerankGlue:
     def _apply(self, record, item_updates: FeatureLookup) -> Row | None:
         if isinstance(record, BehaviourEvent):
             self.events_count.inc()
-            reranked = self.model.on_event(self.state, record)
-            if reranked is None:
+            result = self.model.on_event(self.state, record)
+            if result is None:
                 return None
             self.event_reranks_count.inc()
-            weights = self.model.profile(self.state, record.ts_ms).weights
         else:
             self.requests_count.inc()
             request = with_resolved_features(record, item_updates, self.catalogue)
-            reranked, profile = self.model.on_request(self.state, request)
-            weights = profile.weights
+            result = self.model.on_request(self.state, request)
+        reranked, profile = result
         return Row(reranked.user_id, reranked.to_json(),
-                   profile_json(reranked.user_id, reranked.ts_ms, weights))
+                   profile_json(reranked.user_id, reranked.ts_ms, profile.weights))
 
 
 def _no_item_updates(item_id: str) -> None:

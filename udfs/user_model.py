@@ -89,8 +89,10 @@ class UserModel:
         return self._half_life.get(dimension_of(key), self.settings.half_life_ms)
 
     # Events ---------------------------------------------------------------------------------
-    def on_event(self, state: UserState, event: BehaviourEvent) -> RerankedList | None:
-        """Updates the state; returns a re-ranked last list when the event should trigger one."""
+    def on_event(self, state: UserState,
+                 event: BehaviourEvent) -> tuple[RerankedList, Profile] | None:
+        """Updates the state; returns the last list re-ranked (and the profile it was ranked
+        with) when the event should trigger that."""
         interest = state.interest
         added = 0
         for key in event.interest_keys:
@@ -122,7 +124,8 @@ class UserModel:
             interest.remove(key)
         return min(len(strength), self.settings.max_dimensions)
 
-    def _rerank_on_event(self, state: UserState, event: BehaviourEvent) -> RerankedList | None:
+    def _rerank_on_event(self, state: UserState,
+                         event: BehaviourEvent) -> tuple[RerankedList, Profile] | None:
         settings = self.on_event_settings
         if not settings.enabled:
             return None
@@ -133,8 +136,8 @@ class UserModel:
         if request is None:
             return None
         state.write("last_event_rerank_ts", event.ts_ms)
-        return self.ranker.rerank(request, self.profile(state, event.ts_ms), trigger="event",
-                                  at_ts_ms=event.ts_ms)
+        profile = self.profile(state, event.ts_ms)
+        return self.ranker.rerank(request, profile, trigger="event", at_ts_ms=event.ts_ms), profile
 
     # Requests -------------------------------------------------------------------------------
     def on_request(self, state: UserState, request: RerankRequest) -> tuple[RerankedList, Profile]:

@@ -101,7 +101,8 @@ def test_rerank_on_event_uses_the_last_list_and_is_rate_limited_in_event_time():
     m, state = model(on_event=on_event), DictUserState()
     assert m.on_event(state, make_event(ts_ms=0, keys=["category:shoes"])) is None  # no list yet
     m.on_request(state, REQUEST)
-    first = m.on_event(state, make_event(ts_ms=10 * HOUR_MS, keys=["category:shoes"]))
+    first, profile = m.on_event(state, make_event(ts_ms=10 * HOUR_MS, keys=["category:shoes"]))
+    assert profile.weights == {"category:shoes": 1.0}
     assert first.trigger == "event" and first.ts_ms == 10 * HOUR_MS
     assert ids(first)[0] == "shoe"
     assert m.on_event(state, make_event(ts_ms=10 * HOUR_MS + 999, keys=["category:shoes"])) is None
