@@ -6,7 +6,7 @@ The per-user layout is described in udfs/user_model.py.
 """
 
 from pyflink.common import Types
-from pyflink.common.time import Time
+from pyflink.common.time import Duration, Time
 from pyflink.datastream import OutputTag
 from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 
@@ -20,10 +20,22 @@ RERANK_RESULT = Types.ROW([Types.STRING(), Types.STRING(), Types.STRING()])
 DEAD_LETTERS = OutputTag("dead-letters", KEYED_JSON)
 
 
+# PyFlink 2.2's default ("in background") TTL cleanup makes a java.time.Duration (the RocksDB
+# periodic compaction time) through the Py4J gateway whenever open() asks for a state with TTL,
+# even when a strategy is configured. A task manager of a real cluster has no gateway, so the job
+# failed there with FileNotFoundError (the local minicluster hides it: the client's gateway is
+# in the same process). So the default is switched off and the same RocksDB compaction-filter
+# cleanup is configured by hand, with a placeholder for the period that thread mode never reads.
+_PERIODIC_COMPACTION_UNUSED_IN_THREAD_MODE = Duration(None)
+
+
 def _ttl(ttl_ms: int) -> StateTtlConfig:
     return (StateTtlConfig.new_builder(Time.milliseconds(ttl_ms))
             .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
             .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+            .disable_cleanup_in_background()
+            .cleanup_in_rocksdb_compact_filter(
+                1000, periodic_compaction_time=_PERIODIC_COMPACTION_UNUSED_IN_THREAD_MODE)
             .build())
 
 
