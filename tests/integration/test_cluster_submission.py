@@ -20,7 +20,8 @@ import pyflink
 import pytest
 
 from conf.settings import PROJECT_ROOT
-from tests.integration.harness import TEST_CONF, JobTopics, produce, read_committed
+from tests.integration.harness import (TEST_CONF, JobTopics, OutputFollower, produce,
+                                       read_committed)
 
 PYFLINK_HOME = Path(pyflink.__file__).parent
 VENV_PYTHON = str(Path(os.sys.executable))
@@ -103,3 +104,65 @@ def test_flink_run_py_submits_the_job_unchanged(cluster, services):
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     output = read_committed(topics.settings, topics.settings.kafka.output_topic)
     assert [json.loads(value)["items"][0]["item_id"] for _, value in output] == ["b"]
+
+
+def flink_cli(home: Path, env: dict, rest_port: int, *args: str) -> str:
+    result = subprocess.run([str(home / "bin" / "flink"), *args[:1], "-m", f"localhost:{rest_port}",
+                             *args[1:]], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    return result.stdout
+
+
+def test_interest_survives_stop_with_savepoint_and_restore(cluster, services, tmp_path):
+    """Stable uids and state names: a user's interest built before a savepoint ranks after it."""
+    home, env, rest_port = cluster
+    topics = JobTopics.fresh(services)
+    settings, input_topic = topics.settings, topics.settings.kafka.input_topics[0]
+    candidates = [{"item_id": "a", "score": 0.9, "category": "books"},
+                  {"item_id": "b", "score": 0.7, "category": "shoes"},
+                  {"item_id": "c", "score": 0.5, "category": "toys"}]
+    job_args = ["-py", "jobs/rerank_job.py", "-pyexec", VENV_PYTHON, "-pyclientexec", VENV_PYTHON,
+                "--conf", TEST_CONF]
+    for override in topics.overrides:
+        job_args += ["--set", override]
+
+    produce(settings, input_topic, [
+        {"user_id": "sp", "item_id": "x", "type": "click", "ts": 1_000, "category": "shoes"},
+        {"request_id": "before", "user_id": "sp", "ts": 2_000, "k": 3, "candidates": candidates}])
+    job_id = submit_detached(home, env, rest_port, job_args)
+    assert wait_for_list(settings, "before")["cold_start"] is False
+    stopped = flink_cli(home, env, rest_port, "stop", "--savepointPath",
+                        (tmp_path / "savepoints").as_uri(), job_id)
+    savepoint = stopped.split("Savepoint completed. Path:")[-1].split()[0]
+
+    produce(settings, input_topic, [
+        {"request_id": "after", "user_id": "sp", "ts": 3_000, "k": 3, "candidates": candidates}])
+    # A source restored from an unbounded run stays unbounded: run it detached, then cancel it.
+    restored = submit_detached(home, env, rest_port, [*job_args, "--set", "flink.extra_config="
+                               + json.dumps({"execution.savepoint.path": savepoint})])
+    try:
+        after = wait_for_list(settings, "after")
+    finally:
+        flink_cli(home, env, rest_port, "cancel", restored)
+    assert [i["item_id"] for i in after["items"]] == ["b", "a", "c"]
+    assert after["cold_start"] is False
+
+
+def submit_detached(home: Path, env: dict, rest_port: int, job_args: list[str]) -> str:
+    submitted = flink_cli(home, env, rest_port, "run", "-d", *job_args)
+    return submitted.split("JobID")[-1].split()[0]
+
+
+def wait_for_list(settings, request_id: str, timeout_s: float = 180) -> dict:
+    """The committed list answering `request_id`, waited for with a deadline."""
+    follower = OutputFollower(settings, settings.kafka.output_topic)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for reranked in follower.poll_json(timeout_s=2):
+                if reranked["request_id"] == request_id:
+                    return reranked
+        raise AssertionError(f"no list for {request_id} within {timeout_s} s")
+    finally:
+        follower.close()
