@@ -50,14 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                         metavar="SECTION.KEY=VALUE", help="job setting to override (repeatable)")
     args = parser.parse_args(argv)
     settings = load_settings(args.conf)
-    services = [local_services.LocalKafka(settings), local_services.LocalRedis(settings)]
-    started_here = [s for s in services if s.process.running_pid() is None and not s.ready()]
-    local_services.start(settings)
-    try:
+    with local_services.running(settings):
         return _measure(args, settings)
-    finally:
-        for service in started_here:
-            service.process.stop()
 
 
 def _measure(args, settings) -> int:

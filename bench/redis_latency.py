@@ -36,9 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidates", type=int, default=100)
     args = parser.parse_args(argv)
     settings = load_settings(args.conf)
-    services = [local_services.LocalKafka(settings), local_services.LocalRedis(settings)]
-    started_here = [s for s in services if s.process.running_pid() is None and not s.ready()]
-    local_services.start(settings)
+    with local_services.running(settings):
+        return _measure(args, settings)
+
+
+def _measure(args, settings) -> int:
     tag = uuid.uuid4().hex[:6]
     topics = [f"lat-in-{tag}", f"lat-out-{tag}", f"lat-dlq-{tag}"]
     local_services.LocalKafka(settings).create_topics(topics, settings.kafka.topic_partitions)
@@ -95,8 +97,6 @@ def main(argv: list[str] | None = None) -> int:
             os.killpg(job.pid, signal.SIGTERM)
             job.wait(timeout=60)
         log.close()
-        for service in started_here:
-            service.process.stop()
     return 0
 
 

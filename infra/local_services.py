@@ -21,8 +21,10 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 from conf.settings import Settings, load_settings
 
@@ -239,6 +241,21 @@ def start(settings: Settings) -> list[str]:
         messages.append(f"created topics {', '.join(created)} "
                         f"({settings.kafka.topic_partitions} partitions)")
     return messages
+
+
+@contextmanager
+def running(settings: Settings, report: Callable[[str], None] = lambda line: None) -> Iterator[None]:
+    """Kafka and Redis for `settings` while the block runs; on exit, stops only those it started."""
+    services = [LocalKafka(settings), LocalRedis(settings)]
+    started_here = [s for s in services if s.process.running_pid() is None and not s.ready()]
+    for line in start(settings):
+        report(line)
+    try:
+        yield
+    finally:
+        for service in started_here:
+            service.process.stop()
+            report(f"stopped {service.process.name}")
 
 
 def stop(settings: Settings) -> list[str]:

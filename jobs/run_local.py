@@ -139,11 +139,13 @@ def _stop_process_group(process: subprocess.Popen) -> None:
 
 
 def run(settings: Settings, conf_path: str, duration_s: float | None, rate: float) -> int:
-    services = [local_services.LocalKafka(settings), local_services.LocalRedis(settings)]
-    started_here = [s for s in services if s.process.running_pid() is None and not s.ready()]
-    for line in local_services.start(settings):
-        print(f"[services] {line}")
+    """Runs the demo with Kafka and Redis, leaving running what was running before."""
+    with local_services.running(settings, report=lambda line: print(f"[services] {line}")):
+        return _run_job_and_replay(settings, conf_path, duration_s, rate)
 
+
+def _run_job_and_replay(settings: Settings, conf_path: str, duration_s: float | None,
+                        rate: float) -> int:
     records = _sample_records(settings)
     # Each run reads only what it sends: its own consumer group, starting at the run's start time
     # (the job's state is not carried over between runs, so older input would be read without it).
@@ -229,9 +231,6 @@ def run(settings: Settings, conf_path: str, duration_s: float | None, rate: floa
         print(f"  lists re-ranked on event{received['event']:>8,}  (trigger: event)")
         print(f"  lists in Redis          {lists_in_redis:>8,}  (keys {settings.redis.key_prefix}list:*)")
         print(f"  dead letters            {dead:>8,}  (records on {settings.kafka.dead_letter_topic})")
-        for service in started_here:  # leave running what was running before
-            service.process.stop()
-            print(f"[services] stopped {service.process.name}")
     return exit_code
 
 

@@ -14,12 +14,8 @@ def base_settings():
 @pytest.fixture(scope="session")
 def services(base_settings):
     """The real Kafka broker and Redis server; started here unless already running (then kept)."""
-    already_running = (local_services.LocalKafka(base_settings).process.running_pid() is not None
-                       and local_services.LocalRedis(base_settings).process.running_pid() is not None)
-    local_services.start(base_settings)
-    yield base_settings
-    if not already_running:
-        local_services.stop(base_settings)
+    with local_services.running(base_settings):
+        yield base_settings
 
 
 @pytest.fixture
