@@ -203,6 +203,8 @@ class LocalKafka:
     def start(self) -> str:
         if self.process.running_pid() is not None and self.ready():
             return f"kafka already running on {self.host}:{self.port}"
+        if self.ready():
+            return f"kafka already answering on {self.host}:{self.port} (not started by us)"
         self._write_config()
         self._format_storage_once()
         self.process.spawn(self._java("kafka.Kafka", str(self.properties)))
