@@ -7,6 +7,7 @@ Flink, so the scoring code, the offline tools and the tests share them.
 
 from __future__ import annotations
 
+import base64
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -91,7 +92,6 @@ class DeadLetter(NamedTuple):
     original: bytes
 
     def to_json(self) -> str:
-        import base64
         try:
             text = self.original.decode("utf-8")
         except UnicodeDecodeError:

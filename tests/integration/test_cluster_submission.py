@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,7 +25,7 @@ from tests.integration.harness import (TEST_CONF, JobTopics, OutputFollower, pro
                                        read_committed)
 
 PYFLINK_HOME = Path(pyflink.__file__).parent
-VENV_PYTHON = str(Path(os.sys.executable))
+VENV_PYTHON = sys.executable
 
 
 def wait_for_task_slots(rest_port: int, log_dir: Path, timeout_s: float = 120) -> None:
